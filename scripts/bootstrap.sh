@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The one entry point behind `npm start`, `npm test` and `npm run bench`:
+# installs what is missing (Debian's softhsm2 and opensc, npm packages, the native addon),
+# builds, then runs what was asked. Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'signerd: %s\n' "$*" >&2; }
+
+have_softhsm() {
+  command -v softhsm2-util >/dev/null 2>&1 || return 1
+  for dir in /usr/lib/softhsm /usr/lib/*/softhsm /usr/local/lib/softhsm; do
+    [ -e "$dir/libsofthsm2.so" ] && return 0
+  done
+  return 1
+}
+
+ensure_system() {
+  local need=()
+  have_softhsm || need+=(softhsm2)
+  command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
+  command -v make >/dev/null 2>&1 || need+=(make)
+  command -v g++ >/dev/null 2>&1 || need+=(g++)
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  [ ${#need[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "missing ${need[*]} and no apt-get here: install them with your package manager"
+    exit 1
+  fi
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+      say "missing ${need[*]}: run as root or install sudo"; exit 1
+    fi
+  fi
+  say "installing ${need[*]} (Debian packages)"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+ensure_node_modules() {
+  local stamp=node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ ! -f node_modules/pkcs11js/build/Release/pkcs11.node ]; then
+    say "installing npm packages (npm ci)"
+    npm ci --no-fund --no-audit
+  fi
+  if [ ! -f build/Release/peercred.node ]; then
+    say "building the peer-credential addon"
+    npm run --silent install
+  fi
+}
+
+build() {
+  say "building (tsc)"
+  npx --no-install tsc -p tsconfig.build.json
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  start)
+    ensure_system; ensure_node_modules; build
+    exec node dist/cli/signerd.js dev "$@"
+    ;;
+  test)
+    ensure_system; ensure_node_modules; build
+    say "type check"; npx --no-install tsc -p tsconfig.json --noEmit
+    say "lint"; npx --no-install eslint .
+    say "tests"
+    exec npx --no-install vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json "$@"
+    ;;
+  bench)
+    ensure_system; ensure_node_modules; build
+    exec node scripts/bench/run.mjs "$@"
+    ;;
+  prepare)
+    ensure_system; ensure_node_modules; build
+    ;;
+  *)
+    say "usage: scripts/bootstrap.sh start|test|bench|prepare"; exit 2
+    ;;
+esac
