@@ -25,14 +25,19 @@ export type LocalErrorCode =
   | 'ERR_HSM_MODULE'
   | 'ERR_TOKEN_NOT_FOUND'
   | 'ERR_KEY_EXISTS'
+  | 'ERR_KEY_AMBIGUOUS'
   | 'ERR_KEY_UNSAFE'
   | 'ERR_KEY_FORMAT'
+  /** A key file for a ceremony cannot be read, or (--shred) overwritten and deleted. */
+  | 'ERR_KEY_FILE'
   | 'ERR_MECHANISM_UNSUPPORTED'
   | 'ERR_HSM'
   | 'ERR_AUDIT'
   | 'ERR_SOCKET'
   | 'ERR_PEERCRED'
   | 'ERR_DAEMON_UNREACHABLE'
+  /** The client library: something answered on the socket, but not in the daemon's format. */
+  | 'ERR_BAD_RESPONSE'
   | 'ERR_TRANSCRIPT'
   | 'ERR_USAGE';
 

@@ -3,7 +3,11 @@ import type { Alg, KeyInfo, KeyRef, Signer } from './types.js';
 
 /** Private key material on its one trip into the token (`signerd keys import`). Zeroed after use. */
 export type PrivateKeyMaterial =
-  | { alg: 'ES256'; /** 32-byte scalar */ d: Uint8Array; /** 65-byte uncompressed point */ publicRaw: Uint8Array }
+  | {
+      alg: 'ES256';
+      /** 32-byte scalar */ d: Uint8Array;
+      /** 65-byte uncompressed point */ publicRaw: Uint8Array;
+    }
   | { alg: 'EdDSA'; /** 32-byte seed */ seed: Uint8Array; /** 32-byte public key */ publicRaw: Uint8Array };
 
 export interface GenerateKeyRequest {

@@ -30,8 +30,7 @@ export interface PublicKeyForms {
 }
 
 export type PublicJwk =
-  | { kty: 'EC'; crv: 'P-256'; x: string; y: string }
-  | { kty: 'OKP'; crv: 'Ed25519'; x: string };
+  { kty: 'EC'; crv: 'P-256'; x: string; y: string } | { kty: 'OKP'; crv: 'Ed25519'; x: string };
 
 /** What the token says of a private key object. */
 export interface KeyInfo {

@@ -25,13 +25,20 @@ export function createTestToken(label = 'signerd-test', pin = '1234-test-pin'): 
   const tokens = join(dir, 'tokens');
   mkdirSync(tokens, { mode: 0o700 });
   const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  writeFileSync(
+    conf,
+    `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+  );
   const soPin = 'so-' + pin;
   const env = { ...process.env, SOFTHSM2_CONF: conf };
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin], {
-    env,
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'softhsm2-util',
+    ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin],
+    {
+      env,
+      stdio: 'ignore',
+    },
+  );
   return {
     dir,
     conf,
