@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "peercred",
-      "sources": ["native/peercred/peercred.c"],
+      "target_name": "signerd_native",
+      "sources": ["native/signerd_native.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]

@@ -1,6 +1,9 @@
 /*
- * peercred: the uid, gid and pid of the process at the other end of a Unix socket (SO_PEERCRED).
- * Node has no API for it. The kernel records these when the peer connects; the caller cannot forge them.
+ * signerd's native helpers, the two things Node has no API for:
+ * - getPeerCred(fd): the uid, gid and pid of the process at the other end of a Unix socket
+ *   (SO_PEERCRED). The kernel records these when the peer connects; the caller cannot forge them.
+ * - disableCoreDumps(): RLIMIT_CORE 0 and PR_SET_DUMPABLE 0, so a crash never writes the process's
+ *   memory (PIN, session state) to disk and other processes of the same uid cannot ptrace it.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -10,6 +13,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#endif
 
 static napi_value set_int(napi_env env, napi_value obj, const char *name, int64_t value) {
   napi_value v;
@@ -51,10 +58,32 @@ static napi_value get_peer_cred(napi_env env, napi_callback_info info) {
 #endif
 }
 
+static napi_value disable_core_dumps(napi_env env, napi_callback_info info) {
+  (void)info;
+#ifdef __linux__
+  struct rlimit none = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "disableCoreDumps failed: %s", strerror(errno));
+    napi_throw_error(env, "ERR_NATIVE", msg);
+    return NULL;
+  }
+  napi_value result;
+  napi_get_boolean(env, true, &result);
+  return result;
+#else
+  napi_throw_error(env, "ERR_NATIVE", "disableCoreDumps is implemented for Linux only");
+  return NULL;
+#endif
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   if (napi_create_function(env, "getPeerCred", NAPI_AUTO_LENGTH, get_peer_cred, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "getPeerCred", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "disableCoreDumps", NAPI_AUTO_LENGTH, disable_core_dumps, NULL, &fn) != napi_ok)
+    return NULL;
+  if (napi_set_named_property(env, exports, "disableCoreDumps", fn) != napi_ok) return NULL;
   return exports;
 }
 

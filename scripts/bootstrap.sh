@@ -22,6 +22,8 @@ ensure_system() {
   command -v make >/dev/null 2>&1 || need+=(make)
   command -v g++ >/dev/null 2>&1 || need+=(g++)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)      # unit checks, socket activation
+  command -v setpriv >/dev/null 2>&1 || need+=(util-linux)           # tests as other uids
   [ ${#need[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null 2>&1; then
     say "missing ${need[*]} and no apt-get here: install them with your package manager"
@@ -44,15 +46,20 @@ ensure_node_modules() {
     say "installing npm packages (npm ci)"
     npm ci --no-fund --no-audit
   fi
-  if [ ! -f build/Release/peercred.node ]; then
+  if [ ! -f build/Release/signerd_native.node ]; then
     say "building the peer-credential addon"
     npm run --silent install
   fi
 }
 
 build() {
+  # Skipped when nothing the build reads changed since the last one.
+  if [ -f dist/.built ] && [ -z "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer dist/.built -print -quit)" ]; then
+    return 0
+  fi
   say "building (tsc)"
   npx --no-install tsc -p tsconfig.build.json
+  touch dist/.built
 }
 
 cmd=${1:-}

@@ -85,7 +85,9 @@ export async function checkSecretFilePermissions(
   const octal = (mode & 0o777).toString(8).padStart(4, '0');
   if (mode & 0o004) {
     if (problems.length === 0 && options.onWorldReadable) {
-      options.onWorldReadable(`${label} ${path} has mode ${octal}: every user can read it; fix it with chmod o-r`);
+      options.onWorldReadable(
+        `${label} ${path} has mode ${octal}: every user can read it; fix it with chmod o-r`,
+      );
       return;
     }
     problems.push('every user can read it');

@@ -115,11 +115,11 @@ export class Policy {
   authorize(peer: PeerCred, keyName: string, target: Target | null): Decision {
     const exists = this.keySet.has(keyName);
     if (this.clients === null) {
-      if (!exists || !this.isOwner(peer)) throw notFound(keyName);
+      if (!exists || !this.isOwner(peer)) throw notFound();
       return { client: null };
     }
     const client = this.match(peer);
-    if (!exists || !client?.keys.has(keyName)) throw notFound(keyName);
+    if (!exists || !client?.keys.has(keyName)) throw notFound();
     const name = client.config.name;
     if (target === null) {
       if (!client.config.websocket) {
@@ -141,7 +141,10 @@ export class Policy {
   }
 }
 
-/** The one answer for a key that does not exist and for a key the caller may not use. */
-export function notFound(keyName: string): SignerdError {
-  return new SignerdError('ERR_KEY_NOT_FOUND', `no key named ${JSON.stringify(keyName)}`);
+/**
+ * The one answer for a key that does not exist and for a key the caller may not use: the same
+ * bytes whatever the name, so not even a message difference tells them apart.
+ */
+export function notFound(): SignerdError {
+  return new SignerdError('ERR_KEY_NOT_FOUND', 'no such key');
 }

@@ -1,0 +1,1 @@
+export { peerCredOf, type PeerCred } from '../native.js';
