@@ -208,6 +208,8 @@ export function buildApp(deps: AppDeps) {
         : reply.send({ headers: issued.headers, expiresAt: issued.expiresAt });
     } catch (err) {
       const refused = toApiError(err);
+      // The audit line keeps to the contract's fields; why it was refused goes to the daemon log.
+      request.log.info({ key: name, peer, code: refused.code, status: refused.statusCode }, 'credential refused');
       try {
         await deps.audit.append({
           event: 'deny',
@@ -216,7 +218,6 @@ export function buildApp(deps: AppDeps) {
           peer,
           client: client ?? state.policy.clientFor(peer),
           request: requestOf(target),
-          reason: refused.code,
         });
       } catch (auditErr) {
         request.log.error({ err: auditErr }, 'audit log write failed');

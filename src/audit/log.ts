@@ -2,7 +2,7 @@
  * The audit log: one JSON line per credential issued or refused (contract §6), hash-chained.
  *
  *   {"time","event","key","profile","peer":{"uid","gid","pid"},"client","request":{"method","host","path"},
- *    "nonce"|"jti",["reason"],"prev"}
+ *    "nonce"|"jti","prev"}
  *
  * `prev` is the hex SHA-256 of the previous line's exact bytes without its newline; the first
  * line's is 64 zeros. Lines are built field by field from AuditEvent, so nothing else (no PIN,
@@ -40,8 +40,6 @@ export interface AuditEvent {
   request: { method: string; host: string; path: string } | null;
   nonce?: string;
   jti?: string;
-  /** For `deny`: the error code. */
-  reason?: string;
 }
 
 export interface AuditLogOptions {
@@ -76,7 +74,6 @@ function serialize(event: AuditEvent, time: string): string {
   };
   if (event.nonce !== undefined) record.nonce = event.nonce;
   if (event.jti !== undefined) record.jti = event.jti;
-  if (event.reason !== undefined) record.reason = event.reason;
   const json = JSON.stringify(record);
   return json.slice(0, -1);
 }
