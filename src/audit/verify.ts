@@ -27,6 +27,8 @@ export interface VerifyResult {
   lines: number;
   /** 1-based line of the first problem. */
   badLine?: number;
+  /** True when a line was edited, removed or inserted; false when the only problems are torn lines. */
+  chainBroken: boolean;
   reason?: string;
   /** The last line has no trailing newline (a write cut short); the lines before it were checked. */
   tornTail: boolean;
@@ -97,6 +99,7 @@ export async function verifyAuditLog(path: string): Promise<VerifyResult> {
     ok: false,
     lines: count,
     badLine,
+    chainBroken: true,
     reason,
     tornTail,
     tornLines,
@@ -146,6 +149,7 @@ export async function verifyAuditLog(path: string): Promise<VerifyResult> {
       ok: false,
       lines: count,
       badLine: count,
+      chainBroken: false,
       reason: `line ${count} is torn: no trailing newline (a write cut short, e.g. by a crash); lines 1..${count - 1} verify`,
       tornTail,
       tornLines,
@@ -157,10 +161,11 @@ export async function verifyAuditLog(path: string): Promise<VerifyResult> {
       ok: false,
       lines: count,
       badLine: tornLines[0]!,
+      chainBroken: false,
       reason: `torn line${tornLines.length > 1 ? 's' : ''} ${list}: write${tornLines.length > 1 ? 's' : ''} cut short by a crash; the chain continues over ${tornLines.length > 1 ? 'them' : 'it'} and every other line verifies`,
       tornTail,
       tornLines,
     };
   }
-  return { ok: true, lines: count, tornTail, tornLines };
+  return { ok: true, lines: count, chainBroken: false, tornTail, tornLines };
 }

@@ -28,8 +28,7 @@ export async function audit(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${file}: ok, ${result.lines} line(s), hash chain intact\n`);
     return 0;
   }
-  const tornOnly = result.badLine === undefined && (result.tornTail || result.tornLines.length > 0);
-  if (tornOnly) {
+  if (!result.chainBroken) {
     const torn = [...result.tornLines, ...(result.tornTail ? [result.lines] : [])];
     io.stdout.write(
       `${file}: hash chain intact over ${result.lines} line(s), but line(s) ${torn.join(', ')} were cut short by a crash: ${result.reason ?? ''}\n`,

@@ -114,7 +114,13 @@ describe('AuditLog', () => {
     await log.close();
     const lines = fileLines(path).filter((l) => l !== '');
     expect(lines).toHaveLength(500);
-    expect(await verifyAuditLog(path)).toEqual({ ok: true, lines: 500, tornTail: false, tornLines: [] });
+    expect(await verifyAuditLog(path)).toEqual({
+      ok: true,
+      lines: 500,
+      chainBroken: false,
+      tornTail: false,
+      tornLines: [],
+    });
   });
 
   it('continues the chain when reopened', async () => {
@@ -176,7 +182,13 @@ describe('verifyAuditLog', () => {
   it('accepts an empty log', async () => {
     const path = fresh();
     await writeLog(path, 0);
-    expect(await verifyAuditLog(path)).toEqual({ ok: true, lines: 0, tornTail: false, tornLines: [] });
+    expect(await verifyAuditLog(path)).toEqual({
+      ok: true,
+      lines: 0,
+      chainBroken: false,
+      tornTail: false,
+      tornLines: [],
+    });
   });
 
   it('reports the line after a tampered byte', async () => {
