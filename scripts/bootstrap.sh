@@ -40,6 +40,36 @@ ensure_system() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
+# The TPM half of the conformance suite (test/conformance): a software TPM, the tpm2-abrmd resource
+# manager on a private D-Bus bus, tpm2-pkcs11 and its tpm2_ptool. Best effort, for `test` only: when
+# apt cannot get them the run goes on and the TPM tests skip with a warning saying why.
+TPM_PACKAGES=(swtpm swtpm-tools tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 libtpm2-pkcs11-1 libtpm2-pkcs11-tools dbus)
+
+ensure_tpm() {
+  if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+    say "no dpkg/apt-get here: the TPM conformance tests need ${TPM_PACKAGES[*]} (they skip without them)"
+    return 0
+  fi
+  local need=() pkg
+  for pkg in "${TPM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo=(sudo -n); else
+      say "not installing ${need[*]} (needs root): the TPM conformance tests will be skipped"
+      return 0
+    fi
+  fi
+  say "installing ${need[*]} (Debian packages, for the TPM conformance tests)"
+  if ! { "${sudo[@]}" apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; then
+    say "could not install ${need[*]}: the TPM conformance tests will be skipped (their warning says so)"
+  fi
+  return 0
+}
+
 ensure_node_modules() {
   local stamp=node_modules/.package-lock.json
   if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ ! -f node_modules/pkcs11js/build/Release/pkcs11.node ]; then
@@ -70,7 +100,7 @@ case "$cmd" in
     exec node dist/cli/signerd.js dev "$@"
     ;;
   test)
-    ensure_system; ensure_node_modules; build
+    ensure_system; ensure_tpm; ensure_node_modules; build
     say "type check"; npx --no-install tsc -p tsconfig.json --noEmit
     say "lint"; npx --no-install eslint .
     say "tests"

@@ -7,6 +7,12 @@
  *
  *   npx tsc -p tsconfig.build.json && node scripts/bench/token.mjs [--duration-ms N] [--count N] [--json]
  *
+ * Against a token that exists already (a TPM through tpm2-pkcs11, a YubiKey …) instead of a fresh
+ * SoftHSM2 one: `--module PATH --token LABEL` with the user PIN in $SIGNERD_BENCH_PIN, and the
+ * module's own environment set (for tpm2-pkcs11: TPM2_PKCS11_TCTI, TPM2_PKCS11_STORE, and
+ * DBUS_SESSION_BUS_ADDRESS for a tabrmd session bus). The bench generates its keys there (EdDSA
+ * only where the token can) and destroys them at the end. Optional `--sessions N --concurrency N`.
+ *
  * Import runTokenBench(options) to reuse it from a bigger bench; it returns the JSON it would print.
  */
 import { Buffer } from 'node:buffer';
@@ -36,8 +42,11 @@ const PIN = 'bench-pin-1234';
  * @param {number} [options.sessions]    pool size (default 4)
  * @param {number} [options.messageBytes] signing-input size (default 200, a typical JWT signing input)
  * @param {(line: string) => void} [options.print] where the table goes (default: nowhere)
+ * @param {{ module: string, label: string, pin: string }} [options.token] an existing token to use
+ *   instead of a throwaway SoftHSM2 one (its module's environment must be set in process.env)
  */
 export async function runTokenBench(options = {}) {
+  if (options.token) return runOnToken(options, options.token);
   const durationMs = options.durationMs ?? 2_000;
   const count = options.count;
   const concurrency = options.concurrency ?? 2 * availableParallelism();
@@ -90,7 +99,7 @@ export async function runTokenBench(options = {}) {
         mode: 'sync, 1 session',
         sessions: 1,
         concurrency: 1,
-        ...syncRate(module, alg, message, limit, keys[alg]),
+        ...syncRate(module, alg, message, limit, keys[alg], { label: LABEL, pin: PIN }),
       });
     }
     // 2. Through the pool, asynchronously.
@@ -128,15 +137,85 @@ export async function runTokenBench(options = {}) {
   }
 }
 
+/**
+ * The same two measurements on a token that exists already; the keys made for it are destroyed after.
+ * The synchronous loop needs the module to itself, so it runs while no Pkcs11Token is open.
+ */
+async function runOnToken(options, given) {
+  const durationMs = options.durationMs ?? 2_000;
+  const limit = options.count === undefined ? { durationMs } : { count: options.count };
+  const concurrency = options.concurrency ?? 2 * availableParallelism();
+  const sessions = options.sessions ?? 4;
+  const message = Buffer.alloc(options.messageBytes ?? 200, 'a');
+  const tokenOptions = { module: given.module, token: { label: given.label }, pin: given.pin, sessions };
+  const suffix = `${process.pid}-${Date.now()}`;
+  let token = await openToken(tokenOptions);
+  const can = await token.capabilities();
+  const algs = ['ES256', 'EdDSA'].filter((alg) => can[alg].generate);
+  const keys = {};
+  try {
+    for (const alg of algs) {
+      keys[alg] = await token.generateKey({ label: `bench-${alg.toLowerCase()}-${suffix}`, alg });
+    }
+  } finally {
+    await token.close();
+  }
+  const results = [];
+  try {
+    for (const alg of algs) {
+      results.push({
+        alg,
+        mode: 'sync, 1 session',
+        sessions: 1,
+        concurrency: 1,
+        ...syncRate(given.module, alg, message, limit, keys[alg], given),
+      });
+    }
+    token = await openToken(tokenOptions);
+    try {
+      for (const alg of algs) {
+        results.push({
+          alg,
+          mode: 'async pool',
+          sessions,
+          concurrency,
+          ...(await poolRate(token.signer(keys[alg]), keys[alg], message, limit, concurrency)),
+        });
+      }
+    } finally {
+      await token.close();
+    }
+  } finally {
+    token = await openToken({ ...tokenOptions, sessions: 1 });
+    for (const key of Object.values(keys)) {
+      await token.destroyKey({ label: key.label }).catch(() => undefined);
+    }
+    await token.close();
+  }
+  const report = {
+    bench: 'token',
+    node: process.version,
+    cpus: availableParallelism(),
+    uvThreadpool: Number(process.env['UV_THREADPOOL_SIZE'] ?? 4),
+    module: given.module,
+    token: given.label,
+    unsupported: ['ES256', 'EdDSA'].filter((alg) => !algs.includes(alg)),
+    messageBytes: message.length,
+    results,
+  };
+  options.print?.(table(report));
+  return report;
+}
+
 /** C_SignInit + C_Sign on one session until the limit; the module is initialized and finalized here. */
-function syncRate(modulePath, alg, message, limit, key) {
+function syncRate(modulePath, alg, message, limit, key, login) {
   const p11 = new pkcs11js.PKCS11();
   p11.load(modulePath);
   p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
   try {
-    const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === LABEL);
+    const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === login.label);
     const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
-    p11.C_Login(session, pkcs11js.CKU_USER, PIN);
+    p11.C_Login(session, pkcs11js.CKU_USER, login.pin);
     p11.C_FindObjectsInit(session, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
       { type: pkcs11js.CKA_LABEL, value: key.label },
@@ -200,11 +279,12 @@ function rate(signatures, seconds) {
 
 function table(report) {
   const lines = [
-    `Token sign rates: SoftHSM2, ${report.cpus} cores, node ${report.node}, libuv threadpool ${report.uvThreadpool}, ${report.messageBytes}-byte input`,
+    `Token sign rates: ${report.token ? `${report.module} token "${report.token}"` : 'SoftHSM2'}, ${report.cpus} cores, node ${report.node}, libuv threadpool ${report.uvThreadpool}, ${report.messageBytes}-byte input`,
     '',
     '| alg | mode | sessions | concurrency | signatures | seconds | signatures/s |',
     '|---|---|---:|---:|---:|---:|---:|',
   ];
+  for (const alg of report.unsupported ?? []) lines.push(`| ${alg} | not supported by the token | | | | | |`);
   for (const r of report.results) {
     lines.push(
       `| ${r.alg} | ${r.mode} | ${r.sessions} | ${r.concurrency} | ${r.signatures} | ${r.seconds} | ${r.perSecond} |`,
@@ -221,9 +301,25 @@ function argValue(name) {
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
   const durationMs = argValue('--duration-ms');
   const count = argValue('--count');
+  const sessions = argValue('--sessions');
+  const concurrency = argValue('--concurrency');
+  const moduleIndex = process.argv.indexOf('--module');
+  const labelIndex = process.argv.indexOf('--token');
+  const given =
+    moduleIndex >= 0 && labelIndex >= 0
+      ? {
+          module: process.argv[moduleIndex + 1],
+          label: process.argv[labelIndex + 1],
+          pin: process.env['SIGNERD_BENCH_PIN'] ?? '',
+        }
+      : undefined;
+  if (given && !given.pin) throw new Error('--module/--token need the user PIN in $SIGNERD_BENCH_PIN');
   const report = await runTokenBench({
     ...(durationMs === undefined ? {} : { durationMs }),
     ...(count === undefined ? {} : { count }),
+    ...(sessions === undefined ? {} : { sessions }),
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(given === undefined ? {} : { token: given }),
     print: (text) => console.log(text),
   });
   if (process.argv.includes('--json')) console.log(JSON.stringify(report, null, 2));

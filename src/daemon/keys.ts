@@ -51,6 +51,8 @@ function describe(ref: KeyRef): string {
 export async function loadKey(store: KeyStore, config: KeyConfig): Promise<LoadedKey> {
   const field = `keys.${config.name}`;
   const ref = keyRefOf(config);
+  // Before looking for the key: a token that cannot sign for this profile at all is the real problem.
+  await requireProfileSigning(store, config.profile, field);
   let info: KeyInfo;
   try {
     info = await store.getKey(ref);
@@ -78,6 +80,7 @@ export async function loadKey(store: KeyStore, config: KeyConfig): Promise<Loade
       { field },
     );
   }
+  await requireSigning(store, info.alg, field);
   // A CDP JWT names its key by the portal's key name; everything else by the RFC 7638 thumbprint.
   const kid = config.profile === 'cdp' && config.cdp ? config.cdp.keyName : info.publicKey.thumbprint;
   const signer = store.signer(info, { kid });
@@ -105,6 +108,40 @@ export async function loadKey(store: KeyStore, config: KeyConfig): Promise<Loade
     },
     jwk: { ...jwk, kid, alg: info.alg, use: 'sig' },
   };
+}
+
+function isUnsupported(err: unknown): err is SignerdError {
+  return isSignerdError(err) && err.code === 'ERR_MECHANISM_UNSUPPORTED';
+}
+
+/** ERR_MECHANISM_UNSUPPORTED for `field` when the token cannot sign with `alg` (read from the token). */
+async function requireSigning(store: KeyStore, alg: Alg, field: string): Promise<void> {
+  try {
+    await store.requireSigning?.(alg);
+  } catch (err) {
+    if (!isUnsupported(err)) throw err;
+    throw new SignerdError('ERR_MECHANISM_UNSUPPORTED', `${field}: ${err.message}`, { field, cause: err });
+  }
+}
+
+/** The token must sign with at least one algorithm the profile can use (cobo: EdDSA only). */
+async function requireProfileSigning(store: KeyStore, profile: Profile, field: string): Promise<void> {
+  if (!store.requireSigning) return;
+  const refusals: string[] = [];
+  for (const alg of PROFILE_ALGS[profile]) {
+    try {
+      await store.requireSigning(alg);
+      return;
+    } catch (err) {
+      if (!isUnsupported(err)) throw err;
+      refusals.push(err.message);
+    }
+  }
+  throw new SignerdError(
+    'ERR_MECHANISM_UNSUPPORTED',
+    `${field}: profile ${profile} needs ${PROFILE_ALGS[profile].join(' or ')}, and ${refusals.join('; ')}`,
+    { field },
+  );
 }
 
 /** Loads every configured key; the first problem stops the load (the caller keeps what it had). */

@@ -39,6 +39,11 @@ export interface KeyStore {
   generateKey(request: GenerateKeyRequest): Promise<KeyInfo>;
   importKey(request: ImportKeyRequest): Promise<KeyInfo>;
   destroyKey(ref: KeyRef): Promise<void>;
+  /**
+   * ERR_MECHANISM_UNSUPPORTED, naming the mechanism, when the token cannot sign with `alg` (read
+   * from the token). Optional: a store without it (an in-memory one) signs everything it holds.
+   */
+  requireSigning?(alg: Alg): Promise<void>;
   status(): TokenStatus;
   close(): Promise<void>;
 }

@@ -48,6 +48,12 @@ export async function configCommand(args: string[], io: CliIo): Promise<number> 
   try {
     const status = token.status();
     io.stdout.write(`token "${status.label}" (serial ${status.serial}): reachable, logged in\n`);
+    const can = await token.capabilities();
+    const yes = (ok: boolean) => (ok ? 'yes' : 'no');
+    io.stdout.write(
+      `token can: ES256 sign ${yes(can.ES256.sign)}, generate ${yes(can.ES256.generate)}; ` +
+        `EdDSA sign ${yes(can.EdDSA.sign)}, generate ${yes(can.EdDSA.generate)}; import ${yes(can.importsPrivateKeys)}\n`,
+    );
     for (const key of Object.values(config.keys)) {
       try {
         const loaded = await loadKey(token, key);
