@@ -14,6 +14,7 @@ import type { LoadedKey } from '../daemon/keys.js';
 import { notFound, type Policy } from '../policy/policy.js';
 import { parseTarget } from '../credentials/index.js';
 import { toApiError } from './errors.js';
+import { CHECK_INTERVAL_MS } from './connections.js';
 import { peerCredOf, type PeerCred } from '../native.js';
 import {
   ErrorReply,
@@ -74,7 +75,8 @@ export function buildApp(deps: AppDeps) {
     requestTimeout: 15_000,
     keepAliveTimeout: 30_000,
     connectionTimeout: 30_000,
-    http: { maxHeaderSize: 16 * 1024 },
+    // Slow clients: headersTimeout (connections.ts) is checked every second, not every 30 s.
+    http: { maxHeaderSize: 16 * 1024, connectionsCheckingInterval: CHECK_INTERVAL_MS },
     routerOptions: { maxParamLength: 256 },
     // Errors the router raises before any route runs (bad percent-encoding, over-long names).
     frameworkErrors: (err, _request, reply) => {

@@ -9,6 +9,7 @@ import type { SocketConfig } from '../config/types.js';
 import { SignerdError } from '../errors.js';
 import { peerCredOf } from '../native.js';
 import type { SignerdApp } from './app.js';
+import { guardConnections } from './connections.js';
 
 /** The first socket systemd passed us (fd 3), if any and if it is meant for this process. */
 export function activationFd(env: NodeJS.ProcessEnv = process.env): number | undefined {
@@ -82,7 +83,8 @@ export async function listen(
       conn.destroy();
     }
   });
-  server.maxConnections = 1024;
+  // At most 1024 connections; idle ones are shed near the limit so a flood cannot lock others out.
+  guardConnections(server);
 
   const fd = activationFd(env);
   if (fd !== undefined) {

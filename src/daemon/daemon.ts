@@ -9,6 +9,7 @@ import { AuditLog } from '../audit/log.js';
 import { loadConfig, readPin } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { openToken, type Pkcs11Token } from '../hsm/token.js';
+import { SignerdError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Policy } from '../policy/policy.js';
 import { loadKeys } from './keys.js';
@@ -31,6 +32,23 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
+/**
+ * The per-signature deadline: the token layer's default (5 s), or SIGNERD_SIGN_TIMEOUT_MS (tests,
+ * and operators of a slow network HSM) — not a config field: the config's shape is the contract's.
+ */
+function signTimeout(env: NodeJS.ProcessEnv): { signTimeoutMs?: number } {
+  const raw = env['SIGNERD_SIGN_TIMEOUT_MS'];
+  if (raw === undefined || raw === '') return {};
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1 || ms > 600_000) {
+    throw new SignerdError(
+      'ERR_CONFIG',
+      `SIGNERD_SIGN_TIMEOUT_MS must be 1 to 600000 (ms), not "${raw.slice(0, 20)}"`,
+    );
+  }
+  return { signTimeoutMs: ms };
+}
+
 async function buildState(config: Config, token: Pkcs11Token): Promise<DaemonState> {
   return { keys: await loadKeys(token, config.keys), policy: new Policy(config) };
 }
@@ -49,6 +67,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     pin,
     sessions: config.hsm.sessions,
     logger,
+    ...signTimeout(env),
   });
   let audit: AuditLog | undefined;
   try {

@@ -6,6 +6,7 @@
 import { SignerdError, isSignerdError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { p11 } from './pkcs11.js';
+import { ckrFromBindingError } from './quirks.js';
 
 /**
  * What the token layer does about an error:
@@ -231,7 +232,7 @@ const UNKNOWN: Omit<CkrEntry, 'name'> = {
 export function ckrOf(err: unknown): number | undefined {
   if (err instanceof p11.Pkcs11Error && typeof err.code === 'number') return err.code;
   if (isSignerdError(err) && err.cause !== undefined) return ckrOf(err.cause);
-  return undefined;
+  return ckrFromBindingError(err);
 }
 
 export function ckrEntry(ckr: number): CkrEntry {

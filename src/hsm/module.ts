@@ -78,13 +78,18 @@ export function initialize(module: PKCS11): boolean {
   }
 }
 
-/** Drops one reference; the last one finalizes and unloads the module. */
-export function releaseModule(path: string): void {
+/**
+ * Drops one reference; the last one finalizes and unloads the module — unless `finalize` is false
+ * (a call is still running inside it): then the module is only forgotten, left loaded and
+ * initialized, and a later acquireModule() loads it afresh ("already initialized" is fine).
+ */
+export function releaseModule(path: string, finalize = true): void {
   const shared = loaded.get(path);
   if (!shared) return;
   shared.refs--;
   if (shared.refs > 0) return;
   loaded.delete(path);
+  if (!finalize) return;
   try {
     shared.module.C_Finalize();
   } catch {

@@ -39,6 +39,8 @@ export class SessionPool {
   /** Sessions of epochs below this died with a module re-initialization: never C_CloseSession them. */
   private forgetBelow = 0;
   private closed = false;
+  /** Sessions whose call missed its deadline and has not returned (not counted in `total`). */
+  private quarantined = 0;
   private drained: (() => void) | undefined;
 
   constructor(private readonly options: SessionPoolOptions) {
@@ -102,6 +104,28 @@ export class SessionPool {
   evict(lease: SessionLease): void {
     if (!this.busy.delete(lease)) return;
     this.discard(lease);
+  }
+
+  /**
+   * Sets aside a session whose call missed its deadline and is still running in the module: it is
+   * uncounted at once (so the pool can open a replacement and is never exhausted by hung calls),
+   * never lent again, and closed when the call finally returns (`settled`).
+   */
+  quarantine(lease: SessionLease, settled: Promise<void>): void {
+    if (!this.busy.delete(lease)) return;
+    this.total--;
+    this.quarantined++;
+    void settled.then(() => {
+      this.quarantined--;
+      if (lease.epoch >= this.forgetBelow) this.options.close(lease.session);
+    });
+    this.wakeForFreeSlots();
+    this.checkDrained();
+  }
+
+  /** Sessions set aside with a call still running in the module. */
+  get hung(): number {
+    return this.quarantined;
   }
 
   /**

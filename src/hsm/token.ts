@@ -45,6 +45,12 @@ import {
 } from './pkcs11.js';
 import type { Handle, PKCS11 } from './pkcs11.js';
 import { SessionPool } from './session-pool.js';
+import { CallGate, defaultCallBudget, isTokenCallTimeout } from './deadline.js';
+import { capabilitiesFrom, readMechanisms } from './capabilities.js';
+import type { Capabilities } from './capabilities.js';
+import { contextLogin, needsContextLogin } from './context-login.js';
+import { explainLoginError, identifyModule, quirksOf } from './quirks.js';
+import type { Quirks } from './quirks.js';
 
 export interface TokenLogger {
   info(obj: object, msg?: string): void;
@@ -73,6 +79,13 @@ export interface TokenOptions {
   acquireTimeoutMs?: number;
   /** How long close() waits for operations in flight (default 5 s). */
   closeTimeoutMs?: number;
+  /**
+   * Deadline of one signature (default 5 s). Past it the request fails with ERR_HSM_UNAVAILABLE;
+   * the call keeps its thread until it returns, its session is set aside and closed then (deadline.ts).
+   */
+  signTimeoutMs?: number;
+  /** Token calls that may occupy libuv threads at once, hung ones included (default: pool size − 1). */
+  callBudget?: number;
   reconnect?: ReconnectOptions;
 }
 
@@ -102,6 +115,8 @@ export class Pkcs11Token implements KeyStore {
   private readonly want: { label: string } | { serial: string };
   private readonly log: TokenLogger;
   private readonly pool: SessionPool;
+  /** Deadlines and thread budget for the calls that run on libuv's pool (deadline.ts). */
+  private readonly gate: CallGate;
   private readonly closeTimeoutMs: number;
   private readonly reconnectOptions: Required<ReconnectOptions>;
 
@@ -115,6 +130,10 @@ export class Pkcs11Token implements KeyStore {
   /** Private-key handles by label/id; valid until re-login or reconnect. */
   private readonly handles = new Map<string, Handle>();
   private mechanismCache: Set<number> | undefined;
+  /** Module differences the token does not report itself (quirks.ts). */
+  private readonly quirks: Quirks;
+  /** Cached private-key handles whose key has CKA_ALWAYS_AUTHENTICATE (context-login.ts). */
+  private readonly contextLoginKeys = new WeakSet<Handle>();
   private reconnecting: Promise<boolean> | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempts = 0;
@@ -133,6 +152,11 @@ export class Pkcs11Token implements KeyStore {
       maxDelayMs: options.reconnect?.maxDelayMs ?? 2_000,
       maxAttempts: options.reconnect?.maxAttempts ?? 150,
     };
+    this.quirks = quirksOf(identifyModule(module));
+    this.gate = new CallGate({
+      timeoutMs: options.signTimeoutMs ?? 5_000,
+      budget: options.callBudget ?? defaultCallBudget(),
+    });
     this.pool = new SessionPool({
       size: options.sessions ?? 4,
       acquireTimeoutMs: options.acquireTimeoutMs ?? 10_000,
@@ -164,6 +188,11 @@ export class Pkcs11Token implements KeyStore {
     return token;
   }
 
+  /** Token calls past their deadline that have not returned (a hung token). */
+  get hungCalls(): number {
+    return this.gate.hung;
+  }
+
   status(): TokenStatus {
     return { label: this.label, serial: this.serial, present: this.present };
   }
@@ -175,11 +204,21 @@ export class Pkcs11Token implements KeyStore {
     const slot = this.slot;
     if (!slot) throw this.unavailable('listing the token mechanisms');
     try {
-      this.mechanismCache = new Set(this.module.C_GetMechanismList(slot));
+      this.mechanismCache = readMechanisms(this.module, slot);
     } catch (err) {
       throw mapPkcs11Error(err, `listing the mechanisms of token "${this.label}"`);
     }
     return this.mechanismCache;
+  }
+
+  /** What the token can do for signerd: read from its mechanisms, plus the module's quirks. */
+  async capabilities(): Promise<Capabilities> {
+    return capabilitiesFrom(await this.mechanisms(), this.quirks);
+  }
+
+  /** ERR_MECHANISM_UNSUPPORTED naming the mechanism when the token cannot sign with `alg`. */
+  async requireSigning(alg: Alg): Promise<void> {
+    await this.requireMechanism(signMechanism(alg));
   }
 
   /** ERR_MECHANISM_UNSUPPORTED naming the mechanism when the token lacks it. */
@@ -297,6 +336,12 @@ export class Pkcs11Token implements KeyStore {
       checkMaterial(key);
       const id = request.id === undefined ? randomBytes(16) : idFromHex(request.id);
       return await this.ceremony(async () => {
+        if (!this.quirks.importsPrivateKeys) {
+          throw new SignerdError(
+            'ERR_MECHANISM_UNSUPPORTED',
+            `token "${this.label}" (${this.quirks.family}) cannot import private keys: ${this.quirks.importAdvice}`,
+          );
+        }
         await this.requireMechanism(signMechanism(key.alg));
         return this.run(
           `importing key "${label}"`,
@@ -385,8 +430,18 @@ export class Pkcs11Token implements KeyStore {
         'closing the token with operations still in flight',
       );
     }
+    // A call still inside the module (hung, or past the drain timeout): logging out, finalizing or
+    // unloading under it could block this thread or pull the code from under it. Leave the module
+    // loaded; the process exit cleans up.
+    const abandoned = !finished || this.gate.hung > 0;
+    if (abandoned) {
+      this.log.warn(
+        { token: this.label, hung: this.gate.hung, inFlight: this.pool.inFlight },
+        'token calls have not returned; closing without logout or finalize',
+      );
+    }
     const session = this.pool.anyIdle();
-    if (session && this.present && moduleUsers(this.modulePath) === 1) {
+    if (session && this.present && !abandoned && moduleUsers(this.modulePath) === 1) {
       try {
         this.module.C_Logout(session);
       } catch {
@@ -396,7 +451,7 @@ export class Pkcs11Token implements KeyStore {
     this.pool.closeIdle();
     this.present = false;
     this.handles.clear();
-    releaseModule(this.modulePath);
+    releaseModule(this.modulePath, !abandoned);
     if (this.label) this.log.info({ token: this.label }, 'token closed');
   }
 
@@ -419,6 +474,12 @@ export class Pkcs11Token implements KeyStore {
         return result;
       } catch (err) {
         lastError = err;
+        if (isTokenCallTimeout(err)) {
+          // Still running in the module: never lent again, closed when it returns. No retry: it
+          // would wait out another deadline on a token that is not answering.
+          if (lease) this.pool.quarantine(lease, err.settled);
+          throw err;
+        }
         const recovery = recoveryOf(err);
         if (lease) {
           if (recovery === 'session' || recovery === 'device') this.pool.evict(lease);
@@ -479,7 +540,11 @@ export class Pkcs11Token implements KeyStore {
       if (!isCkr(err, CKR_USER_ALREADY_LOGGED_IN)) {
         if (isCkr(err, CKR_PIN_INCORRECT)) this.pinRejected = true;
         if (recoveryOf(err) !== 'fatal') throw err;
-        throw mapPkcs11Error(err, `logging in to token "${this.label}"`);
+        throw explainLoginError(
+          mapPkcs11Error(err, `logging in to token "${this.label}"`),
+          this.quirks,
+          this.label,
+        );
       }
     }
     // A new login: handles found before may not be valid any more.
@@ -666,7 +731,9 @@ export class Pkcs11Token implements KeyStore {
    */
   private findPrivate(session: Handle, ref: KeyRef): Handle {
     try {
-      return findPrivateKey(this.module, session, ref, this.label);
+      const handle = findPrivateKey(this.module, session, ref, this.label);
+      if (needsContextLogin(this.module, session, handle)) this.contextLoginKeys.add(handle);
+      return handle;
     } catch (err) {
       if (isSignerdError(err) && err.code === 'ERR_KEY_NOT_FOUND' && !this.sessionAlive(session)) {
         throw new p11.Pkcs11Error('CKR_USER_NOT_LOGGED_IN:257', CKR_USER_NOT_LOGGED_IN, 'C_FindObjects');
@@ -677,8 +744,11 @@ export class Pkcs11Token implements KeyStore {
 
   /** One signature on a session the caller holds. */
   private async signOn(session: Handle, key: Handle, alg: Alg, input: Buffer): Promise<Uint8Array> {
-    this.module.C_SignInit(session, { mechanism: signMechanism(alg) }, key);
-    const signature = await this.module.C_SignAsync(session, input, Buffer.alloc(SIGNATURE_LENGTH));
+    const signature = await this.gate.run('signing', () => {
+      this.module.C_SignInit(session, { mechanism: signMechanism(alg) }, key);
+      if (this.contextLoginKeys.has(key)) contextLogin(this.module, session, this.#pin);
+      return this.module.C_SignAsync(session, input, Buffer.alloc(SIGNATURE_LENGTH));
+    });
     if (signature.length !== SIGNATURE_LENGTH) {
       throw new SignerdError(
         'ERR_HSM',

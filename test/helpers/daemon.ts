@@ -26,8 +26,15 @@ export interface TestKey {
   config: Record<string, unknown>;
 }
 
-export interface TestDaemon {
-  token: TestToken;
+/**
+ * What the daemon needs of a token: SoftHSM's TestToken, or another provider's (a TPM token from
+ * test/helpers/tpm.ts). `env` reaches the daemon process (TPM2_PKCS11_TCTI, TPM2_PKCS11_STORE,
+ * DBUS_SESSION_BUS_ADDRESS for a TPM; SOFTHSM2_CONF for SoftHSM).
+ */
+export type DaemonToken = Pick<TestToken, 'dir' | 'module' | 'label' | 'pin' | 'env'>;
+
+export interface TestDaemon<T extends DaemonToken = TestToken> {
+  token: T;
   dir: string;
   socket: string;
   configPath: string;
@@ -84,7 +91,7 @@ export function waitFor(
   });
 }
 
-export interface StartOptions {
+export interface StartOptions<T extends DaemonToken = TestToken> {
   keys: TestKey[];
   clients?: unknown[];
   socketMode?: string;
@@ -94,11 +101,18 @@ export interface StartOptions {
   /** Start under `systemd-socket-activate -l SOCKET`, which binds the socket and passes it as fd 3. */
   socketActivation?: boolean;
   /** Serve this token (e.g. one a ceremony test filled) instead of a new one; `keys` must already be on it. */
-  token?: TestToken;
+  token?: T;
+  /** `hsm.module` in the config instead of the token's own (e.g. a fault-injecting wrapper of it). */
+  module?: string;
+  /** Extra `hsm` settings (e.g. `sessions`). */
+  hsm?: Record<string, unknown>;
 }
 
-export async function startDaemon(options: StartOptions): Promise<TestDaemon> {
-  const token = options.token ?? (await prepareToken(options.keys));
+export async function startDaemon<T extends DaemonToken = TestToken>(
+  options: StartOptions<T>,
+): Promise<TestDaemon<T>> {
+  // Without `token`, T is the default TestToken: prepareToken makes one.
+  const token = options.token ?? ((await prepareToken(options.keys)) as unknown as T);
   const dir = token.dir;
   chmodSync(dir, 0o711); // other test uids must reach the socket inside
   const socket = join(dir, 'signerd.sock');
@@ -109,7 +123,13 @@ export async function startDaemon(options: StartOptions): Promise<TestDaemon> {
   const keys: Record<string, unknown> = {};
   for (const key of options.keys) keys[key.name] = { label: key.name, ...key.config };
   const baseConfig: Record<string, unknown> = {
-    hsm: { module: token.module, token: token.label, pin: { file: pinPath }, sessions: 4 },
+    hsm: {
+      module: options.module ?? token.module,
+      token: token.label,
+      pin: { file: pinPath },
+      sessions: 4,
+      ...options.hsm,
+    },
     socket: {
       path: socket,
       mode: options.socketMode ?? '0660',

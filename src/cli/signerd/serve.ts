@@ -23,7 +23,18 @@ export async function serveUntilSignalled(daemon: Daemon): Promise<number> {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       daemon.close().then(
-        () => resolve(0),
+        () => {
+          const hung = daemon.token.hungCalls;
+          if (hung > 0) {
+            // A thread stuck in the PKCS#11 module would block a normal exit forever (libuv joins
+            // its threads at exit). Everything else is closed: end by the signal's default action,
+            // which systemd counts as a clean stop for SIGTERM and SIGINT.
+            daemon.logger.warn({ hung }, 'token calls still hung; exiting without waiting for them');
+            process.kill(process.pid, signal);
+            return;
+          }
+          resolve(0);
+        },
         (err: unknown) => {
           daemon.logger.error({ err }, 'shutdown failed');
           resolve(1);
