@@ -70,6 +70,7 @@ export async function loadConfig(path: string, options: ParseOptions = {}): Prom
   return parseConfig(text, path, options);
 }
 
+/** Why a file could not be read or written, in words (the errno code when there are none). */
 export function fsReason(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   switch (code) {
@@ -80,8 +81,11 @@ export function fsReason(err: unknown): string {
       return 'permission denied';
     case 'EISDIR':
       return 'is a directory';
+    case 'ELOOP':
+      return 'is a symbolic link';
     default:
-      return typeof code === 'string' ? code : 'unreadable';
+      if (typeof code === 'string') return code;
+      return err instanceof Error ? err.message : 'unreadable';
   }
 }
 

@@ -11,7 +11,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { loadConfig, readPin, resolveConfigPath } from '../../config/index.js';
+import { fsReason, loadConfig, readPin, resolveConfigPath } from '../../config/index.js';
 import { isSignerdError, SignerdError } from '../../errors.js';
 import { isPkcs11Uri, parsePkcs11Uri } from '../../hsm/pkcs11-uri.js';
 import { openToken } from '../../hsm/token.js';
@@ -347,7 +347,7 @@ async function importKey(args: string[], io: CliIo): Promise<number> {
       if (shredError !== undefined) {
         throw new SignerdError(
           'ERR_KEY_FILE',
-          `key "${label}" was imported, but shredding ${path} failed (${describeFsError(shredError)}): delete the file by hand`,
+          `key "${label}" was imported, but shredding ${path} failed (${fsReason(shredError)}): delete the file by hand`,
           { cause: shredError },
         );
       }
@@ -403,7 +403,7 @@ async function readSecret(path: string, io: CliIo, flag: string): Promise<Buffer
   try {
     handle = await open(path, 'r');
   } catch (cause) {
-    throw new SignerdError('ERR_KEY_FILE', `cannot read --${flag} ${path}: ${describeFsError(cause)}`, {
+    throw new SignerdError('ERR_KEY_FILE', `cannot read --${flag} ${path}: ${fsReason(cause)}`, {
       cause,
     });
   }
@@ -444,7 +444,7 @@ async function checkShreddable(path: string): Promise<void> {
     if (isSignerdError(cause)) throw cause;
     throw new SignerdError(
       'ERR_KEY_FILE',
-      `--shred: cannot overwrite and delete ${path}: ${describeFsError(cause)}`,
+      `--shred: cannot overwrite and delete ${path}: ${fsReason(cause)}`,
       { cause },
     );
   }
@@ -565,7 +565,7 @@ async function verifyTranscriptCommand(args: string[], io: CliIo): Promise<numbe
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new SignerdError('ERR_TRANSCRIPT', `cannot read transcript ${path}: ${describeFsError(cause)}`, {
+    throw new SignerdError('ERR_TRANSCRIPT', `cannot read transcript ${path}: ${fsReason(cause)}`, {
       cause,
     });
   }
@@ -610,7 +610,7 @@ class TranscriptFile {
         exists ? 'ERR_USAGE' : 'ERR_TRANSCRIPT',
         exists
           ? `--transcript ${path} already exists; choose a new file`
-          : `cannot create transcript ${path}: ${describeFsError(cause)}`,
+          : `cannot create transcript ${path}: ${fsReason(cause)}`,
         { cause },
       );
     }
@@ -741,23 +741,6 @@ function keyRefOf(positionals: string[], command: string): KeyRef {
   if (!ref.label && !ref.id)
     throw new SignerdError('ERR_USAGE', `${command}: the pkcs11: URI must name the key (object= or id=)`);
   return ref;
-}
-
-function describeFsError(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'ELOOP':
-      return 'is a symbolic link';
-    default:
-      return typeof code === 'string' ? code : (err as Error).message;
-  }
 }
 
 interface PrintOptions {
