@@ -89,14 +89,7 @@ export class SessionPool {
       this.discard(lease);
       return;
     }
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      clearTimeout(waiter.timer);
-      this.busy.add(lease);
-      waiter.resolve(lease);
-      return;
-    }
-    this.idle.push(lease);
+    this.handOver(lease);
     this.checkDrained();
   }
 
@@ -203,7 +196,11 @@ export class SessionPool {
       return;
     }
     this.total++;
-    const lease: SessionLease = { session, epoch: this.epoch };
+    this.handOver({ session, epoch: this.epoch });
+  }
+
+  /** A free lease goes to the longest waiter, or waits in the idle list. */
+  private handOver(lease: SessionLease): void {
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
