@@ -10,11 +10,11 @@
  *
  * Writing: one fd opened O_APPEND; appends are serialized by a single write loop, in call order;
  * a line is never split across write() calls (a short write is completed by the next call, still
- * in order), and lines that queue up behind a write in flight share the next write() (group
- * commit: under load the disk sees one write per batch, and no answer waits longer than it would
- * anyway). The promise resolves once its line's write() has returned. No fsync per line: the page
- * cache survives a daemon crash, and a power cut costs at most the last lines — which the chain
- * shows (see below), never hides.
+ * in order), and lines that queue up while the loop runs share the next write() (group commit:
+ * under load the disk sees one write per batch, and no answer waits longer than it would anyway).
+ * The write() itself is synchronous (see writeAllSync). The promise resolves once its line's
+ * write() has returned. No fsync per line: the page cache survives a daemon crash, and a power cut
+ * costs at most the last lines — which the chain shows (see below), never hides.
  *
  * Torn last line (a write cut short, e.g. power loss or kill -9 mid-write: the file does not end
  * in "\n"): open() keeps it, terminates it with "\n", and chains the next line onto the torn
@@ -24,7 +24,7 @@
  * One AuditLog per file: two writers (two instances, two daemons) on one file break the chain.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -116,6 +116,17 @@ async function readTail(handle: FileHandle): Promise<Tail> {
     at += bytesRead;
   }
   return { prev: hash.digest('hex'), torn };
+}
+
+/**
+ * The append itself, synchronous: a page-cache append of a few hundred bytes takes microseconds,
+ * while an async write's thread-pool round trip (shared with the token's C_SignAsync calls) cost
+ * ~45 µs of event-loop time per credential under load (bench/README-performance.md). A disk that
+ * stalls stalls the event loop too; every credential waits for its line regardless.
+ */
+function writeAllSync(fd: number, bytes: Buffer): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
 async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
@@ -221,7 +232,7 @@ export class AuditLog {
         prev = sha256Hex(line.subarray(0, line.length - 1));
         lines.push(line);
       }
-      await writeAll(this.handle, lines.length === 1 ? lines[0]! : Buffer.concat(lines));
+      writeAllSync(this.handle.fd, lines.length === 1 ? lines[0]! : Buffer.concat(lines));
       this.prev = prev;
     } catch (cause) {
       this.resync = true;
