@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,7 +13,7 @@ import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { findSoftHsmModule } from '../../dist/hsm/softhsm.js';
+import { findSoftHsmModule, writeSoftHsmConfig } from '../../dist/hsm/softhsm.js';
 import { openToken } from '../../dist/hsm/token.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,13 +56,7 @@ export const BENCH_KEYS = {
 export async function prepareToken() {
   const dir = mkdtempSync(join(tmpdir(), 'signerd-bench-e2e-'));
   try {
-    const tokens = join(dir, 'tokens');
-    mkdirSync(tokens, { mode: 0o700 });
-    const conf = join(dir, 'softhsm2.conf');
-    writeFileSync(
-      conf,
-      `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
-    );
+    const { conf } = writeSoftHsmConfig(dir);
     const env = { ...process.env, SOFTHSM2_CONF: conf };
     execFileSync(
       'softhsm2-util',

@@ -19,7 +19,7 @@ import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import console from 'node:console';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { pathToFileURL } from 'node:url';
 import { openToken } from '../../dist/hsm/token.js';
-import { findSoftHsmModule } from '../../dist/hsm/softhsm.js';
+import { findSoftHsmModule, writeSoftHsmConfig } from '../../dist/hsm/softhsm.js';
 
 const pkcs11js = createRequire(import.meta.url)('pkcs11js');
 const CKM_EDDSA = 0x1057;
@@ -63,13 +63,7 @@ export async function runTokenBench(options = {}) {
   }, 300_000);
   guard.unref();
   try {
-    const tokens = join(dir, 'tokens');
-    mkdirSync(tokens, { mode: 0o700 });
-    const conf = join(dir, 'softhsm2.conf');
-    writeFileSync(
-      conf,
-      `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
-    );
+    const { conf } = writeSoftHsmConfig(dir);
     process.env['SOFTHSM2_CONF'] = conf;
     execFileSync(
       'softhsm2-util',

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SignerdError } from '../errors.js';
 
 /** Where distributions put SoftHSM2's PKCS#11 module. */
@@ -32,4 +33,20 @@ export function findSoftHsmModule(env: NodeJS.ProcessEnv = process.env): string 
     );
   }
   return found;
+}
+
+/**
+ * A private SoftHSM2 configuration in `dir`: tokens kept in `dir/tokens` (0700), file backend.
+ * Returns the config's path, for SOFTHSM2_CONF. Used by `signerd dev`, the tests and the bench.
+ */
+export function writeSoftHsmConfig(dir: string): { conf: string; tokens: string } {
+  const tokens = join(dir, 'tokens');
+  mkdirSync(tokens, { recursive: true, mode: 0o700 });
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(
+    conf,
+    `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+    { mode: 0o600 },
+  );
+  return { conf, tokens };
 }

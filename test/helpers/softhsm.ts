@@ -3,10 +3,10 @@
  * never touch the machine's tokens and can run side by side.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findSoftHsmModule } from '../../src/hsm/softhsm.js';
+import { findSoftHsmModule, writeSoftHsmConfig } from '../../src/hsm/softhsm.js';
 
 export interface TestToken {
   dir: string;
@@ -22,13 +22,7 @@ export interface TestToken {
 
 export function createTestToken(label = 'signerd-test', pin = '1234-test-pin'): TestToken {
   const dir = mkdtempSync(join(tmpdir(), 'signerd-hsm-'));
-  const tokens = join(dir, 'tokens');
-  mkdirSync(tokens, { mode: 0o700 });
-  const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(
-    conf,
-    `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
-  );
+  const { conf } = writeSoftHsmConfig(dir);
   const soPin = 'so-' + pin;
   const env = { ...process.env, SOFTHSM2_CONF: conf };
   execFileSync(

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { startDaemon } from '../../daemon/daemon.js';
 import { isSignerdError } from '../../errors.js';
 import { initToken } from '../../hsm/init-token.js';
-import { findSoftHsmModule } from '../../hsm/softhsm.js';
+import { findSoftHsmModule, writeSoftHsmConfig } from '../../hsm/softhsm.js';
 import { openToken } from '../../hsm/token.js';
 import type { Alg } from '../../keys/types.js';
 import type { CliIo } from '../io.js';
@@ -46,17 +46,9 @@ export async function prepareDevHome(io: CliIo): Promise<DevHome> {
   const home = resolve(io.env['SIGNERD_HOME'] ?? '.signerd');
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const tokens = join(home, 'tokens');
-  mkdirSync(tokens, { recursive: true, mode: 0o700 });
   const softhsmConf = join(home, 'softhsm2.conf');
-  if (!existsSync(softhsmConf)) {
-    writeFileSync(
-      softhsmConf,
-      `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
-      {
-        mode: 0o600,
-      },
-    );
-  }
+  // Written once: a user may have edited it since.
+  if (!existsSync(softhsmConf)) writeSoftHsmConfig(home);
   // SoftHSM reads its config at C_Initialize: set before the module is loaded anywhere.
   io.env['SOFTHSM2_CONF'] = softhsmConf;
   if (io.env !== process.env) process.env['SOFTHSM2_CONF'] = softhsmConf;
