@@ -60,6 +60,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   await checkFilePermissions(options.configPath, 'config', logger);
   if ('file' in config.hsm.pin) await checkFilePermissions(config.hsm.pin.file, 'pin', logger);
   const pin = await readPin(config.hsm.pin, env);
+  // Read once; nothing the daemon might ever start inherits it.
+  if ('env' in config.hsm.pin) delete env[config.hsm.pin.env];
 
   const token = await openToken({
     module: config.hsm.module,

@@ -74,6 +74,28 @@ describe('one daemon per socket', () => {
   });
 });
 
+describe('PIN sources', () => {
+  it('serves with the PIN from an environment variable (pin: { env })', async () => {
+    const probe = await startDaemon({ keys: KEYS });
+    await probe.stop();
+    const pin = probe.token.pin;
+    const envDaemon = await startDaemon({
+      keys: KEYS,
+      token: probe.token,
+      hsm: { pin: { env: 'SIGNERD_TEST_PIN' } },
+      env: { SIGNERD_TEST_PIN: pin },
+    });
+    try {
+      const res = await envDaemon.request('POST', '/v1/keys/cdp/jwt', {});
+      expect(res.status).toBe(200);
+      expect(envDaemon.output()).not.toContain(pin);
+    } finally {
+      await envDaemon.stop();
+      probe.token.remove();
+    }
+  });
+});
+
 describe('signerd audit verify', () => {
   function verify(file: string) {
     return spawnSync(process.execPath, [SIGNERD_BIN, 'audit', 'verify', file], { encoding: 'utf8' });
