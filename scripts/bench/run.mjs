@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * signerd's benchmark, everything side by side in one run on one machine:
- *   1. the limit: pkcs11js signing on SoftHSM2 in-process (sync on one session; async through a pool);
+ *   1. the limit: pkcs11js signing on SoftHSM2 in-process (sync on one session; async through a pool),
+ *      and beside it ES256 on a software TPM 2.0 through tpm2-pkcs11 (swtpm + tpm2-abrmd, started by
+ *      ./tpm.mjs, the harness the tests use); skipped, loudly, when those packages are missing or with --quick;
  *   2. signerd end to end: CDP ES256 / CDP EdDSA JWTs and Cobo headers over the Unix socket at
  *      concurrency 1, 10 and 64, from a separate load-generator process that verifies what it gets;
  *   3. what a user would do instead: jose in-process with the key in memory; one pkcs11-tool per signature;
@@ -12,11 +14,11 @@
  *                 [--out FILE]
  *
  * Prints a markdown table and writes every figure as JSON to bench/results/<timestamp>.json.
- * Creates its own throwaway SoftHSM2 token and daemon, and removes them; bounded in time.
+ * Creates its own throwaway SoftHSM2 token (and TPM) and daemon, and removes them; bounded in time.
  */
 import { execFileSync } from 'node:child_process';
 import console from 'node:console';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
@@ -26,6 +28,7 @@ import { PIN, ROOT, TOKEN_LABEL, getJson, killAll, prepareToken, sleep, startDae
 import { CDP_URI, runLoad, workloads } from './e2e.mjs';
 import { memory, round } from './proc.mjs';
 import { runTokenBench } from './token.mjs';
+import { TPM_ENV, startTpmToken, tpmMissing } from './tpm.mjs';
 
 // ---- options --------------------------------------------------------------------------------
 
@@ -193,6 +196,37 @@ function downsample(items, max) {
   return Array.from({ length: max }, (_, i) => items[Math.floor(i * step)]);
 }
 
+/**
+ * The TPM's in-process ES256 sign rate (the TPM has no Ed25519), on a throwaway swtpm token: sync on
+ * one session, and the async pool with 2 sessions (swtpm runs one command at a time). Bounded: about
+ * 3 s per mode, plus start-up and key generation. Returns { skipped } when it cannot run here.
+ */
+async function tpmLimit() {
+  if (quick) return { skipped: '--quick (run without it for the TPM row)' };
+  const missing = tpmMissing();
+  if (missing) return { skipped: missing };
+  const saved = Object.fromEntries(TPM_ENV.map((name) => [name, process.env[name]]));
+  const tpm = await startTpmToken({ label: 'signerd-bench-tpm', pin: 'bench-tpm-pin-1234' });
+  tpmCleanup = () => rmSync(tpm.dir, { recursive: true, force: true });
+  try {
+    tpm.use();
+    const report = await runTokenBench({
+      token: { module: tpm.module, label: tpm.label, pin: tpm.pin },
+      durationMs: 3_000,
+      sessions: 2,
+      concurrency: 4,
+    });
+    return { ...report, results: report.results.filter((r) => r.alg === 'ES256') };
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await tpm.remove();
+    tpmCleanup = undefined;
+  }
+}
+
 // ---- report ---------------------------------------------------------------------------------
 
 /**
@@ -250,6 +284,15 @@ function ratios(report) {
       target: 'report only',
     };
   }
+  const tpmRow = (mode) => report.limitTpm?.results?.find((r) => r.alg === 'ES256' && r.mode === mode);
+  const softSync = bestLimit(report, 'ES256', 'sync, 1 session');
+  if (tpmRow('sync, 1 session') || tpmRow('async pool')) {
+    out.softhsmVsTpm = {
+      es256Sync: ratio(softSync?.perSecond, tpmRow('sync, 1 session')?.perSecond),
+      es256AsyncPool: ratio(limit?.perSecond, tpmRow('async pool')?.perSecond),
+      target: 'report only',
+    };
+  }
   return out;
 }
 
@@ -266,6 +309,11 @@ function markdown(report) {
     const best = bestLimit(report, r.alg, r.mode);
     lines.push(
       `| limit: pkcs11js ${r.mode} (best of ${best.runs.join(' / ')}, before / after) | ${r.alg} | ${r.concurrency} | ${best.perSecond} | | | | | | |`,
+    );
+  }
+  for (const r of report.limitTpm?.results ?? []) {
+    lines.push(
+      `| limit: pkcs11js ${r.mode} on TPM 2.0 (swtpm, tpm2-abrmd, tpm2-pkcs11; ${r.sessions} session${r.sessions === 1 ? '' : 's'}) | ${r.alg} | ${r.concurrency} | ${r.perSecond} | | | | | | |`,
     );
   }
   for (const r of report.endToEnd) {
@@ -293,14 +341,16 @@ function markdown(report) {
         `(growth ${k.rss.growthPercent} % from warm-up, ${k.rss.growthAfter10PercentPercent} % from 10 %); 1,000,000 would take ~${k.oneMillionWouldTakeMinutes} min`,
     );
   }
+  if (report.limitTpm?.skipped) lines.push('', `TPM row SKIPPED: ${report.limitTpm.skipped}`);
   lines.push('', 'Ratios:');
   for (const [name, value] of Object.entries(report.ratios))
     lines.push(`- ${name}: ${JSON.stringify(value)}`);
   return lines.join('\n');
 }
 
-/** Removes the throwaway token dir; the guard calls it if the bench gives up. */
+/** Remove the throwaway token dirs; the guard calls them if the bench gives up. */
 let cleanup;
+let tpmCleanup;
 
 // ---- main -----------------------------------------------------------------------------------
 
@@ -329,6 +379,14 @@ async function main() {
   if (!e2eOnly) {
     process.stderr.write('bench: the limit (pkcs11js on SoftHSM, in-process)\n');
     report.limit = await runTokenBench(limitOptions);
+    process.stderr.write('bench: the limit on a TPM 2.0 (pkcs11js on tpm2-pkcs11, in-process)\n');
+    report.limitTpm = await tpmLimit().catch((err) => ({
+      skipped: `the TPM run failed: ${String(err instanceof Error ? err.message : err).split('\n')[0]}`,
+      error: err instanceof Error ? err.message : String(err),
+    }));
+    if (report.limitTpm.skipped) {
+      process.stderr.write(`bench: *** TPM ROW SKIPPED: ${report.limitTpm.skipped} ***\n`);
+    }
   }
 
   const token = await prepareToken();
@@ -391,6 +449,7 @@ const guard = setTimeout(() => {
   console.error(`bench: gave up after ${guardMs / 1000} s`);
   killAll();
   cleanup?.();
+  tpmCleanup?.();
   process.exit(1);
 }, guardMs);
 guard.unref();
