@@ -47,13 +47,7 @@ const PIN = 'bench-pin-1234';
  */
 export async function runTokenBench(options = {}) {
   if (options.token) return runOnToken(options, options.token);
-  const durationMs = options.durationMs ?? 2_000;
-  const count = options.count;
-  const concurrency = options.concurrency ?? 2 * availableParallelism();
-  const sessions = options.sessions ?? 4;
-  const message = Buffer.alloc(options.messageBytes ?? 200, 'a');
-  const limit = count === undefined ? { durationMs } : { count };
-
+  // A throwaway SoftHSM2 token, measured the same way as a given one, then removed.
   const dir = mkdtempSync(join(tmpdir(), 'signerd-bench-'));
   const previousConf = process.env['SOFTHSM2_CONF'];
   const guard = setTimeout(() => {
@@ -68,61 +62,9 @@ export async function runTokenBench(options = {}) {
     execFileSync(
       'softhsm2-util',
       ['--init-token', '--free', '--label', LABEL, '--pin', PIN, '--so-pin', `so-${PIN}`],
-      {
-        env: process.env,
-        stdio: 'ignore',
-        timeout: 30_000,
-      },
+      { env: process.env, stdio: 'ignore', timeout: 30_000 },
     );
-    const module = findSoftHsmModule();
-    const tokenOptions = { module, token: { label: LABEL }, pin: PIN, sessions };
-
-    // Keys, made through the token layer itself.
-    let token = await openToken(tokenOptions);
-    const keys = {
-      ES256: await token.generateKey({ label: 'bench-es256', alg: 'ES256' }),
-      EdDSA: await token.generateKey({ label: 'bench-eddsa', alg: 'EdDSA' }),
-    };
-    await token.close();
-
-    const results = [];
-    // 1. The synchronous limit, straight through pkcs11js on one session (nothing else loaded).
-    for (const alg of ['ES256', 'EdDSA']) {
-      results.push({
-        alg,
-        mode: 'sync, 1 session',
-        sessions: 1,
-        concurrency: 1,
-        ...syncRate(module, alg, message, limit, keys[alg], { label: LABEL, pin: PIN }),
-      });
-    }
-    // 2. Through the pool, asynchronously.
-    token = await openToken(tokenOptions);
-    try {
-      for (const alg of ['ES256', 'EdDSA']) {
-        results.push({
-          alg,
-          mode: 'async pool',
-          sessions,
-          concurrency,
-          ...(await poolRate(token.signer(keys[alg]), keys[alg], message, limit, concurrency)),
-        });
-      }
-    } finally {
-      await token.close();
-    }
-
-    const report = {
-      bench: 'token',
-      node: process.version,
-      cpus: availableParallelism(),
-      uvThreadpool: Number(process.env['UV_THREADPOOL_SIZE'] ?? 4),
-      module,
-      messageBytes: message.length,
-      results,
-    };
-    options.print?.(table(report));
-    return report;
+    return await runOnToken(options, { module: findSoftHsmModule(), label: LABEL, pin: PIN });
   } finally {
     clearTimeout(guard);
     if (previousConf === undefined) delete process.env['SOFTHSM2_CONF'];
@@ -132,8 +74,10 @@ export async function runTokenBench(options = {}) {
 }
 
 /**
- * The same two measurements on a token that exists already; the keys made for it are destroyed after.
- * The synchronous loop needs the module to itself, so it runs while no Pkcs11Token is open.
+ * The two measurements on a token: (1) the synchronous limit, straight through pkcs11js on one
+ * session, (2) asynchronously through the token layer's pool. Keys are generated for the run (only
+ * of the algorithms the token can generate) and destroyed after. The synchronous loop needs the
+ * module to itself, so it runs while no Pkcs11Token is open.
  */
 async function runOnToken(options, given) {
   const durationMs = options.durationMs ?? 2_000;
