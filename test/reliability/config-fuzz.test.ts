@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { mutatedYaml } from '../helpers/yaml-mutations.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { SignerdError } from '../../src/errors.js';
@@ -88,48 +89,9 @@ describe('loadConfig on hostile files', () => {
   it('1,000 random mutations of the valid file: a Config or ERR_CONFIG', async () => {
     let accepted = 0;
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.record({
-            at: fc.nat({ max: VALID.length }),
-            remove: fc.nat({ max: 20 }),
-            insert: fc.oneof(
-              fc.string({ maxLength: 12 }),
-              fc.constantFrom(
-                ': ',
-                '- ',
-                '{',
-                '}',
-                '[',
-                ']',
-                '&a ',
-                '*a',
-                '!!str ',
-                '"',
-                "'",
-                '\n  ',
-                '#',
-                '? ',
-                '|',
-                '>',
-                '\t',
-                '0x',
-                '~',
-                '<<: *a',
-              ),
-            ),
-          }),
-          { minLength: 1, maxLength: 6 },
-        ),
-        async (edits) => {
-          let text = VALID;
-          for (const { at, remove, insert } of edits) {
-            const i = Math.min(at, text.length);
-            text = text.slice(0, i) + insert + text.slice(i + remove);
-          }
-          if ((await outcome(text)).ok) accepted++;
-        },
-      ),
+      fc.asyncProperty(mutatedYaml(VALID, { maxRemove: 20, maxEdits: 6 }), async (text) => {
+        if ((await outcome(text)).ok) accepted++;
+      }),
       { numRuns: 1_000 },
     );
     report(`config mutations: 1000 mutated files, ${accepted} still valid, the rest clean ERR_CONFIG`);

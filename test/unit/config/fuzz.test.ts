@@ -1,5 +1,6 @@
 /** Property: whatever the input, parseConfig returns a Config or throws SignerdError ERR_CONFIG — nothing else. */
 import fc from 'fast-check';
+import { mutatedYaml } from '../../helpers/yaml-mutations.js';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../../src/config/load.js';
@@ -42,48 +43,7 @@ function parsesOrRefuses(text: string): boolean {
 }
 
 /** Text edits of the valid config: deletions, insertions, replacements. */
-const textMutation = fc
-  .array(
-    fc.record({
-      at: fc.nat({ max: BASE.length }),
-      remove: fc.nat({ max: 12 }),
-      insert: fc.oneof(
-        fc.string({ maxLength: 8 }),
-        fc.constantFrom(
-          ':',
-          '- ',
-          '{',
-          '}',
-          '[',
-          ']',
-          '&a ',
-          '*a',
-          '!!str ',
-          '"',
-          "'",
-          '\n  ',
-          '#',
-          '? ',
-          '|',
-          '>',
-          '0o',
-          '~',
-          '\t',
-          '\u0000',
-          '<<: ',
-        ),
-      ),
-    }),
-    { minLength: 1, maxLength: 5 },
-  )
-  .map((edits) => {
-    let text = BASE;
-    for (const { at, remove, insert } of edits) {
-      const i = Math.min(at, text.length);
-      text = text.slice(0, i) + insert + text.slice(i + remove);
-    }
-    return text;
-  });
+const textMutation = mutatedYaml(BASE, { maxRemove: 12, maxEdits: 5 });
 
 /** Structural edits: a value anywhere in the valid config replaced by an arbitrary JSON value. */
 const base = parse(BASE) as unknown;
