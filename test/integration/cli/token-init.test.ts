@@ -33,20 +33,25 @@ function signerd(args: string[]) {
   });
 }
 
+/** `signerd token init --label fresh` with both PINs from files. */
+function initFresh() {
+  return signerd([
+    'token',
+    'init',
+    '--label',
+    'fresh',
+    '--so-pin-file',
+    soPinFile,
+    '--pin-file',
+    pinFile,
+    '--module',
+    module,
+  ]);
+}
+
 describe('signerd token init', () => {
   it('initialises a token whose user PIN then opens it', () => {
-    const init = signerd([
-      'token',
-      'init',
-      '--label',
-      'fresh',
-      '--so-pin-file',
-      soPinFile,
-      '--pin-file',
-      pinFile,
-      '--module',
-      module,
-    ]);
+    const init = initFresh();
     expect(init.status, init.stderr).toBe(0);
     expect(init.stdout).toMatch(/token "fresh" initialised \(serial [0-9a-f]+\)/);
     const config = join(dir, 'signerd.yaml');
@@ -60,18 +65,7 @@ describe('signerd token init', () => {
   });
 
   it('refuses a label that exists, and names it', () => {
-    const again = signerd([
-      'token',
-      'init',
-      '--label',
-      'fresh',
-      '--so-pin-file',
-      soPinFile,
-      '--pin-file',
-      pinFile,
-      '--module',
-      module,
-    ]);
+    const again = initFresh();
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/a token labelled "fresh" already exists/);
   });
